@@ -33,10 +33,18 @@ _verified: set[tuple[str, str]] = set()               # (adapter identity, base 
 
 
 def _base_config(ef: EmbeddingFunction) -> dict[str, Any]:
+    import warnings
+
     try:
-        return {"name": ef.name(), "config": ef.get_config()}
-    except Exception:  # a legacy EF with no config: it cannot be persisted, but may be used
-        return {"name": type(ef).__name__, "config": None}
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", DeprecationWarning)
+            name, config = ef.name(), ef.get_config()
+    except Exception:
+        name, config = NotImplemented, NotImplemented
+    if name is NotImplemented or not isinstance(config, dict):
+        # a legacy EF with no config: usable, but it cannot be persisted in a collection
+        return {"name": name if isinstance(name, str) else type(ef).__name__, "config": None}
+    return {"name": name, "config": config}
 
 
 def _model_label(ef: EmbeddingFunction) -> str:
