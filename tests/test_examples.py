@@ -1,5 +1,6 @@
 """Every script in examples/ runs, as a user would run it."""
 
+import os
 import subprocess
 import sys
 
@@ -39,3 +40,13 @@ def test_03_push_to_hub(small_adapter_dir, hub_server, tmp_path):
 def test_04_train_and_evaluate(name, data_dir, tmp_path):
     out = run_example(name, tmp_path / "adapter", env={"CHROMA_ADAPTER_CACHE": str(tmp_path / "emb")})
     assert "Recall@10" in out and (tmp_path / "adapter" / "adapter_config.json").is_file()
+
+
+def test_05_pdf_to_adapter_offline(data_dir, tmp_path):
+    # the 10-K stands in for both the domain PDF and the negatives: a smoke run of the pipeline
+    # (pushing is covered by test_03 against the loopback Hub)
+    env = {"CHROMA_ADAPTER_CACHE": str(tmp_path / "emb"), "OPENAI_API_KEY": ""}
+    out = run_example("05_pdf_to_adapter.py", data_dir / "nvidia_10k.pdf",
+                      data_dir / "nvidia_10k.pdf", tmp_path / "run", "--max-chunks", "30", env=env)
+    assert "offline pseudo-query generator" in out and "adapter saved" in out
+    assert (tmp_path / "run" / "adapter" / "adapter_model.safetensors").is_file()
