@@ -178,11 +178,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from trainer.generate import write_json_atomic
+    from trainer.data import write_dataset
 
     chunks = chunk_pdfs(args.pdf, args.chunk_size, args.chunk_overlap)
     records = [{"chunk_index": i, "input_chunk": c, "questions": {}} for i, c in enumerate(chunks)]
-    write_json_atomic(args.output, records)
+    write_dataset(args.output, records)
     print(f"chunk: {len(chunks)} chunks from {len(args.pdf)} PDF(s) -> {args.output} "
           f"(encoding {encoding_name()}, {args.chunk_size}/{args.chunk_overlap})", file=sys.stderr)
     return 0

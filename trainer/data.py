@@ -149,11 +149,19 @@ def split(ds: Dataset, kind: str = "random", *, seed: int = 42, val_fraction: fl
     return train, val
 
 
-def write_dataset(path: str | os.PathLike, items: list[dict[str, Any]]) -> None:
-    """Write a seed-format file atomically."""
+def write_dataset(path: str | os.PathLike, items: Any) -> None:
+    """Write a seed-format file (any JSON) atomically: temp file in the same directory, fsync,
+    ``os.replace``; a crash leaves the old file or the new one, never half of one."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
-    with os.fdopen(fd, "w", encoding="utf-8") as f:
-        json.dump(items, f, ensure_ascii=False, indent=1)
-    os.replace(tmp, path)
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+            json.dump(items, fh, ensure_ascii=False, indent=2)
+            fh.write("\n")
+            fh.flush()
+            os.fsync(fh.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise

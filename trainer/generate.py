@@ -34,7 +34,6 @@ import os
 import random
 import re
 import sys
-import tempfile
 import threading
 import time
 from concurrent.futures import FIRST_COMPLETED, ThreadPoolExecutor, wait
@@ -42,6 +41,8 @@ from dataclasses import dataclass, field
 from email.utils import parsedate_to_datetime
 from pathlib import Path
 from typing import Any, Sequence
+
+from .data import write_dataset
 
 PROMPT_VERSION = "v1"
 DEFAULT_MODEL = "gpt-4o-mini"
@@ -252,26 +253,6 @@ class QuestionCache:
 
 
 # --- atomic output ------------------------------------------------------------------------------
-
-
-def write_json_atomic(path: str | os.PathLike, obj: Any) -> None:
-    """Write ``obj`` as JSON to ``path`` via a temp file in the same directory + ``os.replace``."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            json.dump(obj, fh, ensure_ascii=False, indent=2)
-            fh.write("\n")
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.replace(tmp, path)
-    except BaseException:
-        try:
-            os.unlink(tmp)
-        except OSError:
-            pass
-        raise
 
 
 def to_seed_records(chunks: Sequence[str], questions: Sequence[Sequence[str]],
@@ -619,7 +600,7 @@ def generate_dataset(
         questions = [cache.get(k, n) for k in keys]
         report.dataset = to_seed_records(chunks, questions, indices)  # type: ignore[arg-type]
         if output_path is not None:
-            write_json_atomic(output_path, report.dataset)
+            write_dataset(output_path, report.dataset)
     report.seconds = time.monotonic() - started
     return report
 
@@ -720,7 +701,7 @@ def run(args: argparse.Namespace) -> int:
         started = time.monotonic()
         seed = 0 if args.seed is None else args.seed
         records = generate_pseudo_dataset(chunks, n=n, seed=seed, chunk_indices=indices)
-        write_json_atomic(args.output, records)
+        write_dataset(args.output, records)
         total = sum(len(r["questions"]) for r in records)
         print(f"generate --offline: {len(records)} chunks, {total} pseudo-queries (seed {seed}) "
               f"-> {args.output} | {time.monotonic() - started:.1f} s", file=sys.stderr)
