@@ -169,7 +169,7 @@ class QueryAdapter:
         source = source or str(directory)
         config_path, weights_path = directory / CONFIG_NAME, directory / WEIGHTS_NAME
         config = read_config(config_path)
-        weight, bias = _read_weights(weights_path)
+        weight, bias = _check_tensors(*_read_weights(weights_path), str(weights_path))
         dim = config["dimension"]
         if weight.shape != (dim, dim) or bias.shape != (dim,):
             raise AdapterError(
