@@ -33,7 +33,7 @@ if os.environ.get("OPENAI_API_KEY"):
         sys.exit("some chunks failed: rerun to retry only those")
 else:
     print("no OPENAI_API_KEY: using the offline pseudo-query generator")
-    write_dataset(dataset_path, generate_pseudo_dataset(chunks, n=20, seed=0))
+    write_dataset(dataset_path, generate_pseudo_dataset(chunks, seed=0))
 
 result = train(load_dataset(dataset_path), negative_chunks([negatives_pdf]), recipe="default",
                split_kind="by-chunk", seed=0)

@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from chroma_adapter.cli import main as cli
 from trainer import chunking
 
 SHARED_DATA = Path(os.environ.get("CHROMA_ADAPTER_DATA",
@@ -156,8 +157,8 @@ def test_chunk_cli_writes_seed_format(tmp_path):
 
     pdf = _text_pdf(tmp_path / "a.pdf", "Alpha document about revenue")
     out = tmp_path / "chunks.json"
-    assert chunking.main(["--pdf", str(pdf), "--output", str(out)]) == 0
+    assert cli(["chunk", "--pdf", str(pdf), "--output", str(out)]) == 0
     data = json.loads(out.read_text())
     assert data == [{"chunk_index": 0, "input_chunk": data[0]["input_chunk"], "questions": {}}]
     assert "Alpha" in data[0]["input_chunk"]
-    assert chunking.main(["--pdf", str(tmp_path / "missing.pdf"), "--output", str(out)]) == 1
+    assert cli(["chunk", "--pdf", str(tmp_path / "missing.pdf"), "--output", str(out)]) == 1

@@ -155,7 +155,7 @@ def run_benchmark(data_dir: Path, *, k: int = 10, by_chunk_seeds=(0, 1, 2), quic
                 "seed_adapter_30ep": evaluator.evaluate(questions, gold, adapter_ef=seed_ef, k=k)}
 
             # offline generator: pseudo-queries from the chunks only, scored on the real questions
-            pseudo_items = generate_pseudo_dataset(ds.chunks, n=20, seed=0)
+            pseudo_items = generate_pseudo_dataset(ds.chunks, seed=0)  # offline default: 60 per chunk
             pseudo_path = Path(tmp) / "pseudo.json"
             pseudo_path.write_text(json.dumps(pseudo_items))
             pseudo = load_dataset(pseudo_path)

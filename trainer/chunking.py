@@ -25,7 +25,7 @@ import functools
 import os
 import sys
 from pathlib import Path
-from typing import Iterable, Sequence
+from typing import Iterable
 
 CHUNK_SIZE = 800
 CHUNK_OVERLAP = 400
@@ -186,18 +186,3 @@ def run(args: argparse.Namespace) -> int:
     print(f"chunk: {len(chunks)} chunks from {len(args.pdf)} PDF(s) -> {args.output} "
           f"(encoding {encoding_name()}, {args.chunk_size}/{args.chunk_overlap})", file=sys.stderr)
     return 0
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m trainer.chunking", description=__doc__.split("\n")[0])
-    add_arguments(parser)
-    args = parser.parse_args(argv)
-    try:
-        return run(args)
-    except (ValueError, OSError, RuntimeError) as exc:
-        print(f"chunk: error: {exc}", file=sys.stderr)
-        return 1
-
-
-if __name__ == "__main__":
-    sys.exit(main())

@@ -43,6 +43,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from .data import write_dataset
+from .pseudo_queries import DEFAULT_N as OFFLINE_DEFAULT_N
 
 PROMPT_VERSION = "v1"
 DEFAULT_MODEL = "gpt-4o-mini"
@@ -655,8 +656,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", default=DEFAULT_MODEL, help="chat model (default %(default)s)")
     parser.add_argument("--base-url", default=None,
                         help="OpenAI-compatible API base URL (default: $OPENAI_BASE_URL, else OpenAI)")
-    parser.add_argument("--questions-per-chunk", "-n", type=int, default=DEFAULT_N, metavar="N",
-                        help="questions per chunk (default %(default)s)")
+    parser.add_argument("--questions-per-chunk", "-n", type=int, default=None, metavar="N",
+                        help=f"questions per chunk (default {DEFAULT_N}; {OFFLINE_DEFAULT_N} with --offline)")
     parser.add_argument("--concurrency", type=int, default=8, help="parallel requests (default %(default)s)")
     parser.add_argument("--offline", action="store_true",
                         help="no LLM: pseudo-queries cut from each chunk's own sentences")
@@ -687,6 +688,8 @@ def _load_inputs(args: argparse.Namespace) -> tuple[list[str], list[int]]:
 
 def run(args: argparse.Namespace) -> int:
     n = args.questions_per_chunk
+    if n is None:
+        n = OFFLINE_DEFAULT_N if args.offline else DEFAULT_N
     if n < 1:
         raise ValueError(f"--questions-per-chunk must be >= 1, got {n}")
     if args.concurrency < 1:
@@ -696,7 +699,7 @@ def run(args: argparse.Namespace) -> int:
                          "or pass --offline for pseudo-queries without one")
     chunks, indices = _load_inputs(args)
     if args.offline:
-        from trainer.pseudo_queries import generate_pseudo_dataset
+        from .pseudo_queries import generate_pseudo_dataset
 
         started = time.monotonic()
         seed = 0 if args.seed is None else args.seed
@@ -735,19 +738,3 @@ def run(args: argparse.Namespace) -> int:
         print(f"generate: wrote {args.output} ({report.chunks_total} chunks x {n} questions)", file=err)
     print(report.summary_line(), file=err)
     return 0 if report.ok else 1
-
-
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m trainer.generate",
-                                     description="generate training questions per chunk (LLM or --offline)")
-    add_arguments(parser)
-    args = parser.parse_args(argv)
-    try:
-        return run(args)
-    except (ValueError, OSError, RuntimeError) as exc:
-        print(f"generate: error: {exc}", file=sys.stderr)
-        return 2
-
-
-if __name__ == "__main__":
-    sys.exit(main())
