@@ -2,7 +2,7 @@
 
 Everything a Hub user expects comes from huggingface_hub itself: the shared cache
 (``HF_HUB_CACHE``), offline mode (``HF_HUB_OFFLINE=1``), revisions (branch, tag or commit),
-tokens (``HF_TOKEN`` or ``huggingface-cli login``) and ``HF_ENDPOINT``.
+tokens (``HF_TOKEN`` or ``hf auth login``) and ``HF_ENDPOINT``.
 """
 
 from __future__ import annotations
