@@ -20,6 +20,18 @@ from .errors import AdapterError
 DEFAULT_BASE_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 
 
+# torch's UnpicklingError wraps the one line that matters in advice about weights_only=False
+_TORCH_BOILERPLATE = ("Weights only load failed", "Please file an issue", "Check the documentation")
+
+
+def _unpickling_reason(exc: Exception) -> str:
+    """The specific line of torch's weights-only error, e.g. "Trying to load unsupported GLOBAL
+    posix.system whose module posix is blocked." or "Unsupported operand 35"."""
+    lines = [line.replace("WeightsUnpickler error:", "").strip() for line in str(exc).splitlines()]
+    lines = [line for line in lines if line and not line.startswith(_TORCH_BOILERPLATE)]
+    return lines[0] if lines else type(exc).__name__
+
+
 def _load_state(path: Path) -> tuple[dict[str, Any], dict[str, Any]]:
     try:
         import torch
@@ -31,9 +43,12 @@ def _load_state(path: Path) -> tuple[dict[str, Any], dict[str, Any]]:
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)
     except pickle.UnpicklingError as exc:
-        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-        raise AdapterError(f"{path}: refused: it holds pickled objects beyond plain tensors and "
-                           f"loading them could execute code (nothing was run): {first}") from None
+        reason = _unpickling_reason(exc)
+        if "GLOBAL" in reason:  # the restricted unpickler met a class or function to import
+            raise AdapterError(f"{path}: refused: it holds pickled objects beyond plain tensors and "
+                               f"loading them could execute code (nothing was run): {reason}") from None
+        raise AdapterError(f"{path}: not a torch checkpoint the weights-only loader can read "
+                           f"({reason})") from None
     except Exception as exc:  # torch raises RuntimeError/EOFError/... for damaged archives
         raise AdapterError(f"{path}: not a readable torch checkpoint "
                            f"({type(exc).__name__}: {str(exc).splitlines()[0] if str(exc) else ''})"

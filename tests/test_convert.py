@@ -66,6 +66,15 @@ def test_malicious_pickle_is_refused_without_running(tmp_path, capsys):
     err = capsys.readouterr().err.strip()
     assert not marker.exists() and not (tmp_path / "out").exists()
     assert err.count("\n") == 0 and "evil.pth" in err and "refused" in err
+    assert "GLOBAL posix.system" in err and "weights_only` set to `False`" not in err
+
+
+def test_file_that_is_not_a_checkpoint(tmp_path, capsys):
+    text = tmp_path / "notes.pth"
+    text.write_text("# not a checkpoint\n")
+    assert cli(["convert", str(text), str(tmp_path / "out")]) == 1
+    err = capsys.readouterr().err
+    assert "notes.pth: not a torch checkpoint" in err and "refused" not in err
 
 
 @pytest.mark.parametrize("payload, needle", [
