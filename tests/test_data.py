@@ -64,6 +64,10 @@ def test_missing_data_says_where_to_get_it(tmp_path, monkeypatch):
         find_data_dir()
     with pytest.raises(DataError, match="no apple_QA_dataset.json"):
         find_data_dir(tmp_path)
+    (tmp_path / "apple_QA_dataset.json").write_text("[]")
+    with pytest.raises(DataError, match="no nvidia_10k.pdf there"):
+        find_data_dir(tmp_path, ("apple_QA_dataset.json", "nvidia_10k.pdf"))
+    assert find_data_dir(tmp_path) == tmp_path
     with pytest.raises(DataError, match="no such dataset file"):
         load_dataset(tmp_path / "nope.json")
 

@@ -26,7 +26,7 @@ import numpy as np
 from chroma_adapter import AdapterEmbeddingFunction
 from chroma_adapter.embedding_function import default_base_embedding_function
 
-from .data import find_data_dir, load_dataset, split
+from .data import DATASET_FILE, NEGATIVES_FILE, SEED_ADAPTER_FILE, find_data_dir, load_dataset
 from .embeddings import EmbeddingCache
 from .evaluate import ChromaEvaluator
 from .report import table
@@ -108,7 +108,7 @@ def run_benchmark(data_dir: Path, *, k: int = 10, by_chunk_seeds=(0, 1, 2), quic
 
     from .pseudo_queries import generate_pseudo_dataset
 
-    ds = load_dataset(data_dir / "apple_QA_dataset.json")
+    ds = load_dataset(data_dir / DATASET_FILE)
     if quick:  # CI smoke: a slice of the data
         from .data import Dataset
 
@@ -117,7 +117,7 @@ def run_benchmark(data_dir: Path, *, k: int = 10, by_chunk_seeds=(0, 1, 2), quic
                      source=ds.source, sha256=ds.sha256)
         by_chunk_seeds = by_chunk_seeds[:1]
     t0 = time.perf_counter()
-    negatives = negative_chunks([data_dir / "nvidia_10k.pdf"])
+    negatives = negative_chunks([data_dir / NEGATIVES_FILE])
     chunk_seconds = time.perf_counter() - t0
     base_ef = default_base_embedding_function(DEFAULT_BASE_MODEL)
     out: dict[str, Any] = {"k": k, "n_pairs": len(ds.pairs), "n_chunks": len(ds.chunks),
@@ -144,7 +144,7 @@ def run_benchmark(data_dir: Path, *, k: int = 10, by_chunk_seeds=(0, 1, 2), quic
 
         # all questions: base model and the shared seed adapter, through Chroma
         seed_dir = Path(tmp) / "seed-adapter"
-        convert_seed_checkpoint(data_dir / "seed_adapters" / "linear_adapter_30epochs.pth",
+        convert_seed_checkpoint(data_dir / SEED_ADAPTER_FILE,
                                 seed_dir, base_embedding_function=base_ef)
         seed_ef = AdapterEmbeddingFunction.from_pretrained(seed_dir, base_embedding_function=base_ef)
         evaluator = ChromaEvaluator(ds.chunks, ds.chunk_ids, cache.embed(ds.chunks), base_ef)
@@ -247,7 +247,8 @@ def add_arguments(p) -> None:
 
 
 def run(args) -> int:
-    out = run_benchmark(find_data_dir(args.data), k=args.k, quick=args.quick)
+    data_dir = find_data_dir(args.data, (DATASET_FILE, NEGATIVES_FILE, SEED_ADAPTER_FILE))
+    out = run_benchmark(data_dir, k=args.k, quick=args.quick)
     print(render(out))
     line = json.dumps(out)
     if args.json_out:

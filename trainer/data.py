@@ -16,7 +16,7 @@ import random
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Sequence
 
 DATA_ENV = "CHROMA_ADAPTER_DATA"
 HUB_HINT = ("get the reference data from the Hugging Face Hub: dataset "
@@ -30,14 +30,21 @@ class DataError(ValueError):
     """Malformed training data; the message names the file and the entry."""
 
 
-def find_data_dir(path: str | os.PathLike | None = None) -> Path:
-    """The reference data directory: ``path`` (a flag), else ``$CHROMA_ADAPTER_DATA``."""
+DATASET_FILE, NEGATIVES_FILE = "apple_QA_dataset.json", "nvidia_10k.pdf"
+SEED_ADAPTER_FILE = "seed_adapters/linear_adapter_30epochs.pth"
+
+
+def find_data_dir(path: str | os.PathLike | None = None,
+                  needs: Sequence[str] = (DATASET_FILE,)) -> Path:
+    """The reference data directory: ``path`` (a flag), else ``$CHROMA_ADAPTER_DATA``; it must
+    hold the files in ``needs`` (names relative to it)."""
     chosen = path or os.environ.get(DATA_ENV)
     if not chosen:
         raise DataError(f"no data directory: pass --data DIR or set {DATA_ENV}; {HUB_HINT}")
     d = Path(chosen).expanduser()
-    if not (d / "apple_QA_dataset.json").is_file():
-        raise DataError(f"{d}: no apple_QA_dataset.json there; {HUB_HINT}")
+    missing = [name for name in needs if not (d / name).is_file()]
+    if missing:
+        raise DataError(f"{d}: no {' or '.join(missing)} there; {HUB_HINT}")
     return d
 
 

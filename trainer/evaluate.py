@@ -117,11 +117,11 @@ def add_arguments(p) -> None:
 def run(args) -> int:
     from chroma_adapter import AdapterEmbeddingFunction
 
-    from .data import find_data_dir, load_dataset, split
+    from .data import DATASET_FILE, find_data_dir, load_dataset, split
     from .embeddings import DEFAULT_CACHE, EmbeddingCache
     from .report import print_metrics
 
-    dataset_path = args.dataset or find_data_dir(args.data) / "apple_QA_dataset.json"
+    dataset_path = args.dataset or find_data_dir(args.data) / DATASET_FILE
     ds = load_dataset(dataset_path)
     ef = AdapterEmbeddingFunction.from_pretrained(args.adapter, revision=args.revision)
     if args.split == "all":

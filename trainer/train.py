@@ -20,7 +20,8 @@ import numpy as np
 from chroma_adapter import AdapterEmbeddingFunction, QueryAdapter
 from chroma_adapter.embedding_function import default_base_embedding_function
 
-from .data import SPLITS, Dataset, find_data_dir, load_dataset, split
+from .data import (DATASET_FILE, NEGATIVES_FILE, SPLITS, Dataset, find_data_dir, load_dataset,
+                   split)
 from .embeddings import DEFAULT_CACHE, EmbeddingCache
 from .evaluate import ChromaEvaluator, numpy_metrics
 
@@ -141,10 +142,11 @@ def add_arguments(p) -> None:
 def run(args) -> int:
     from .report import plot_history, print_metrics
 
-    need_data = not (args.dataset and args.negatives)
-    data_dir = find_data_dir(args.data) if need_data else None
-    dataset_path = Path(args.dataset) if args.dataset else data_dir / "apple_QA_dataset.json"
-    negative_pdfs = args.negatives or [data_dir / "nvidia_10k.pdf"]
+    needs = [name for name, given in ((DATASET_FILE, args.dataset), (NEGATIVES_FILE, args.negatives))
+             if not given]
+    data_dir = find_data_dir(args.data, needs) if needs else None
+    dataset_path = Path(args.dataset) if args.dataset else data_dir / DATASET_FILE
+    negative_pdfs = args.negatives or [data_dir / NEGATIVES_FILE]
     ds = load_dataset(dataset_path, args.queries)
     negatives = negative_chunks(negative_pdfs)
     res = train(ds, negatives, recipe=args.recipe, split_kind=args.split, seed=args.seed,
