@@ -11,8 +11,8 @@ from .conftest import MODEL_ID
 
 
 def test_converted_seed_matches_torch_linear(seed_adapter_dir, data_dir, apple, base_ef):
-    state = torch.load(data_dir / "seed_adapters" / "linear_adapter_30epochs.pth",
-                       map_location="cpu", weights_only=True)["adapter_state_dict"]
+    seed_pth = data_dir / "seed_adapters" / "linear_adapter_30epochs.pth"
+    state = torch.load(seed_pth, weights_only=True, map_location="cpu")["adapter_state_dict"]
     linear = torch.nn.Linear(384, 384)
     linear.load_state_dict({"weight": state["linear.weight"], "bias": state["linear.bias"]})
     questions = [q for item in apple[:10] for q in item["questions"].values()]

@@ -67,9 +67,8 @@ class EmbeddingCache:
         self.vectors = raw[: n * self.dim].reshape(n, self.dim).copy()
         self.index = {k: i for i, k in enumerate(keys[:n])}
 
-    def _append(self, keys: list[str], vecs: np.ndarray) -> None:
-        start = len(self.vectors)
-        self.vectors = np.concatenate([self.vectors, vecs])
+    def _append(self, start: int, keys: list[str], vecs: np.ndarray) -> None:
+        """Persist rows ``start .. start + len(keys)`` (the caller keeps them in memory)."""
         for i, k in enumerate(keys):
             self.index[k] = start + i
         if self.dir is None:
@@ -104,14 +103,20 @@ class EmbeddingCache:
                 from tqdm import tqdm
 
                 bar = tqdm(total=len(todo), desc=desc, unit="text", leave=False)
-            for start in range(0, len(todo), self.batch_size):
-                batch = todo[start:start + self.batch_size]
-                vecs = np.asarray(self.ef([t for _, t in batch]), dtype=np.float32)
-                self._append([k for k, _ in batch], vecs)
-                self.computed += len(batch)
+            blocks, rows = [self.vectors], len(self.vectors)
+            try:
+                for start in range(0, len(todo), self.batch_size):
+                    batch = todo[start:start + self.batch_size]
+                    vecs = np.asarray(self.ef([t for _, t in batch]), dtype=np.float32)
+                    self._append(rows, [k for k, _ in batch], vecs)
+                    blocks.append(vecs)
+                    rows += len(batch)
+                    self.computed += len(batch)
+                    if bar is not None:
+                        bar.update(len(batch))
+            finally:  # one concatenation per call, not per batch (100k texts stay linear)
+                self.vectors = np.concatenate(blocks)
                 if bar is not None:
-                    bar.update(len(batch))
-            if bar is not None:
-                bar.close()
+                    bar.close()
         return self.vectors[[self.index[k] for k in keys]] if keys else \
             np.zeros((0, self.dim), np.float32)
